@@ -1,0 +1,35 @@
+# scrapebench — see README.md. Every target works on a fresh clone with Go
+# installed; modules are fetched by go.
+GO       ?= go
+BIN      ?= bin/scrapebench
+PKGS     := ./...
+
+.PHONY: all build test vet bench bench-mock mock ci clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/scrapebench
+
+vet:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+
+test: vet
+	$(GO) test -race -count=1 $(PKGS)
+
+# The mock's performance benchmarks: sync endpoint vs a bare net/http
+# handler serving the same bytes, and async callbacks delivered per second.
+bench-mock:
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./mockapi/
+
+bench: bench-mock
+
+mock: build
+	$(BIN) mock
+
+ci: test
+
+clean:
+	rm -rf bin
