@@ -287,7 +287,7 @@ func (m *Mock) handleScrape(w http.ResponseWriter, r *http.Request) {
 	}
 	m.st.creditsCharged.Add(cost)
 	m.st.answered(EndpointScrape, pangolin.CodeOK)
-	m.write(w, body, fault)
+	m.write(r.Context(), w, body, fault)
 }
 
 func (m *Mock) handleSubmit(w http.ResponseWriter, r *http.Request) {
@@ -357,7 +357,7 @@ func (m *Mock) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	body, _ := json.Marshal(pangolin.Envelope{Code: pangolin.CodeOK, Message: "ok",
 		Data: mustJSON(pangolin.SubmitData{Data: t.id, BizMsg: "ok", BizCode: 0})})
 	m.st.answered(EndpointSubmit, pangolin.CodeOK)
-	m.write(w, body, fault)
+	m.write(r.Context(), w, body, fault)
 }
 
 // complete finishes task t and hands its callback to the sender.
@@ -440,11 +440,12 @@ func (m *Mock) sleep(ctx context.Context, d time.Duration) bool {
 func (m *Mock) fail(w http.ResponseWriter, endpoint string, e *apiError) {
 	m.st.answered(endpoint, e.code)
 	body, _ := json.Marshal(pangolin.Envelope{Code: e.code, Message: e.msg})
-	m.write(w, body, 0)
+	m.write(context.Background(), w, body, 0) // no trickle: ctx unused
 }
 
-// write sends body, cut short or trickled when fault says so.
-func (m *Mock) write(w http.ResponseWriter, body []byte, fault Fault) {
+// write sends body, cut short or trickled when fault says so; a trickle
+// stops when ctx (the request's) ends.
+func (m *Mock) write(ctx context.Context, w http.ResponseWriter, body []byte, fault Fault) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -462,7 +463,7 @@ func (m *Mock) write(w http.ResponseWriter, body []byte, fault Fault) {
 		const chunks = 10
 		step := (len(body) + chunks - 1) / chunks
 		for i := 0; i < len(body); i += step {
-			if i > 0 && !m.sleep(context.Background(), m.cfg.SlowBody/chunks) {
+			if i > 0 && !m.sleep(ctx, m.cfg.SlowBody/chunks) {
 				return
 			}
 			if _, err := w.Write(body[i:min(i+step, len(body))]); err != nil {
@@ -515,7 +516,7 @@ func (m *Mock) handleAuth(w http.ResponseWriter, r *http.Request) {
 	default:
 		m.st.answered(EndpointAuth, pangolin.CodeOK)
 		body, _ := json.Marshal(pangolin.Envelope{Code: pangolin.CodeOK, Message: "ok", Data: mustJSON(m.cfg.Token)})
-		m.write(w, body, 0)
+		m.write(r.Context(), w, body, 0)
 	}
 }
 
