@@ -182,7 +182,10 @@ func TestClientErrorsAreTyped(t *testing.T) {
 		{"api code", 200, `{"code":4029,"message":"Rate limit exceeded"}`, pangolin.ClassRetry,
 			func(err error) bool { c, ok := pangolin.CodeOf(err); return ok && c == 4029 }},
 		{"fatal code", 200, `{"code":1004,"message":"invalid token"}`, pangolin.ClassAbortRun,
-			func(err error) bool { var e *pangolin.APIError; return errors.As(err, &e) && e.Message == "invalid token" }},
+			func(err error) bool {
+				var e *pangolin.APIError
+				return errors.As(err, &e) && e.Message == "invalid token"
+			}},
 		{"http status", 502, `bad gateway`, pangolin.ClassRetry,
 			func(err error) bool { var e *pangolin.HTTPError; return errors.As(err, &e) && e.Status == 502 }},
 		{"unauthorized", 401, ``, pangolin.ClassAbortRun,
