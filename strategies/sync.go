@@ -1,0 +1,221 @@
+package strategies
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/scrapebench/scrapebench/strategies/pangolin"
+	"github.com/scrapebench/scrapebench/strategies/store"
+)
+
+// SyncOptions configure serial and concurrent:N.
+type SyncOptions struct {
+	Client  *pangolin.Client
+	Workers int     // requests in flight at once (1: serial)
+	QPS     float64 // client-side request rate limit, 0: none
+	Burst   int     // token bucket depth for QPS, 0: 1
+	Retry   RetryPolicy
+	// RequestTimeout bounds one scrape call, 0: none (the client's own).
+	RequestTimeout time.Duration
+	Hooks          Hooks
+}
+
+// Sync is the serial and concurrent:N strategy: a fixed pool of workers
+// calls the sync API, retrying retriable failures with backoff.
+type Sync struct {
+	name string
+	o    SyncOptions
+}
+
+// NewSync returns serial (Workers 1) or concurrent:N.
+func NewSync(o SyncOptions) (*Sync, error) {
+	if o.Client == nil {
+		return nil, errors.New("sync strategy: no API client")
+	}
+	if o.Workers < 1 {
+		return nil, fmt.Errorf("sync strategy: workers %d: want 1 or more", o.Workers)
+	}
+	o.Retry = o.Retry.withDefaults()
+	name := fmt.Sprintf("concurrent:%d", o.Workers)
+	if o.Workers == 1 {
+		name = "serial"
+	}
+	return &Sync{name: name, o: o}, nil
+}
+
+// Name implements Strategy.
+func (s *Sync) Name() string { return s.name }
+
+// syncRun is one Run's state.
+type syncRun struct {
+	o       *SyncOptions
+	sink    *store.Store
+	c       *counters
+	limiter *rate.Limiter
+	cancel  context.CancelCauseFunc
+}
+
+// Run implements Strategy. Workers take jobs from one feeder; there is no
+// goroutine per job. A fatal code cancels the run: every worker stops
+// before its next request, and in-flight requests are cancelled.
+func (s *Sync) Run(ctx context.Context, jobs []Job, sink *store.Store) (*Stats, error) {
+	ids, err := jobIDs(jobs)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := sink.Register(ids); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r := &syncRun{o: &s.o, sink: sink, c: newCounters(), cancel: cancel}
+	if s.o.QPS > 0 {
+		r.limiter = rate.NewLimiter(rate.Limit(s.o.QPS), max(1, s.o.Burst))
+	}
+	feed := make(chan *Job)
+	var wg sync.WaitGroup
+	wg.Add(s.o.Workers)
+	for i := 0; i < s.o.Workers; i++ {
+		go func() {
+			defer wg.Done()
+			for j := range feed {
+				r.collect(ctx, j)
+			}
+		}()
+	}
+feeding:
+	for i := range jobs {
+		select {
+		case feed <- &jobs[i]:
+		case <-ctx.Done():
+			break feeding
+		}
+	}
+	close(feed)
+	wg.Wait()
+	st := r.c.snapshot(s.name, len(jobs), sink.Durability())
+	return st, runError(ctx, st)
+}
+
+// runError returns the run's abort or cancellation, noting it in st.
+func runError(ctx context.Context, st *Stats) error {
+	cause := context.Cause(ctx)
+	if cause == nil {
+		return nil
+	}
+	st.Aborted = cause.Error()
+	return cause
+}
+
+// collect stores job j's result, retrying as the policy allows.
+func (r *syncRun) collect(ctx context.Context, j *Job) {
+	if rec, _, err := r.sink.Job(j.ID); err != nil {
+		r.fail(j.ID, err.Error())
+		return
+	} else if rec.State == store.StateDone {
+		r.c.skipped.Add(1)
+		return
+	}
+	start := time.Now()
+	var last error
+	for attempt := 1; attempt <= r.o.Retry.MaxAttempts; attempt++ {
+		if attempt > 1 {
+			r.c.retries.Add(1)
+		}
+		data, err := r.scrape(ctx, j, "scrape")
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			var res store.Result
+			if res, err = resultFor(j, data, "sync", data.TaskID); err == nil {
+				r.store(j, res, start)
+				return
+			}
+		}
+		last = err
+		switch pangolin.ClassOf(err) {
+		case pangolin.ClassAbortRun:
+			r.cancel(abortFrom(err))
+			return
+		case pangolin.ClassFailJob:
+			r.fail(j.ID, err.Error())
+			return
+		}
+		if attempt < r.o.Retry.MaxAttempts && !sleep(ctx, r.o.Retry.backoff(attempt)) {
+			return
+		}
+	}
+	r.fail(j.ID, fmt.Sprintf("gave up after %d attempts: %v", r.o.Retry.MaxAttempts, last))
+}
+
+// scrape makes one sync call for j, counted under kind.
+func (r *syncRun) scrape(ctx context.Context, j *Job, kind string) (*pangolin.ScrapeData, error) {
+	return scrapeOnce(ctx, r.o.Client, r.limiter, r.o.RequestTimeout, r.c, r.o.Hooks, j, kind)
+}
+
+func scrapeOnce(ctx context.Context, client *pangolin.Client, limiter *rate.Limiter, timeout time.Duration,
+	c *counters, hooks Hooks, j *Job, kind string) (*pangolin.ScrapeData, error) {
+	if limiter != nil {
+		if err := limiter.Wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rctx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	if kind == "compensate" {
+		c.compensations.Add(1)
+	} else {
+		c.scrapes.Add(1)
+	}
+	t0 := time.Now()
+	data, err := client.Scrape(rctx, j.scrapeRequest())
+	if ctx.Err() != nil {
+		return nil, ctx.Err() // the run ended: this call does not count as an answer
+	}
+	c.answer(err, j.cost())
+	if hooks.OnRequest != nil {
+		code, _ := pangolin.CodeOf(err)
+		hooks.OnRequest(kind, time.Since(t0), code, err)
+	}
+	return data, err
+}
+
+func (r *syncRun) store(j *Job, res store.Result, start time.Time) {
+	cl, err := r.sink.Claim(res)
+	if err != nil {
+		r.fail(j.ID, err.Error())
+		return
+	}
+	if !cl.Won {
+		r.c.dups.Add(1)
+		return
+	}
+	r.c.stored.Add(1)
+	r.c.claimed(cl)
+	if r.o.Hooks.OnStored != nil {
+		r.o.Hooks.OnStored(j.ID, res.Source, time.Since(start))
+	}
+}
+
+func (r *syncRun) fail(id, reason string) {
+	if ok, err := r.sink.MarkFailed(id, reason); err != nil || !ok {
+		return
+	}
+	r.c.failedJob(id, reason)
+	if r.o.Hooks.OnFailed != nil {
+		r.o.Hooks.OnFailed(id, reason)
+	}
+}
