@@ -61,6 +61,8 @@ type AsyncOptions struct {
 	MaxParked      int
 	Retry          RetryPolicy
 	RequestTimeout time.Duration
+	// Budget, if set, caps the credits spent (shared across runs).
+	Budget *Budget
 	// Resume continues a run in the same store after a crash: jobs never
 	// submitted are submitted, submitted ones are waited for (or
 	// compensated), done ones are skipped. Without Resume a store that
@@ -119,7 +121,8 @@ type asyncRun struct {
 	sink     *store.Store
 	c        *counters
 	jobs     map[string]*Job
-	limiter  *rate.Limiter
+	call     *caller // submits
+	comp     *caller // compensations: not held back by the submit QPS limit
 	cancel   context.CancelCauseFunc
 	cbURL    string
 	taskLock [256]sync.Mutex
@@ -157,8 +160,11 @@ func (a *Async) Run(ctx context.Context, jobs []Job, sink *store.Store) (*Stats,
 	for i := range jobs {
 		r.jobs[jobs[i].ID] = &jobs[i]
 	}
+	r.call = &caller{client: a.o.Client, timeout: a.o.RequestTimeout, c: r.c, hooks: a.o.Hooks, budget: a.o.Budget, cancel: cancel}
+	comp := *r.call
+	r.comp = &comp
 	if a.o.SubmitQPS > 0 {
-		r.limiter = rate.NewLimiter(rate.Limit(a.o.SubmitQPS), 1)
+		r.call.limiter = rate.NewLimiter(rate.Limit(a.o.SubmitQPS), 1)
 	}
 	if r.o.MaxParked <= 0 {
 		r.o.MaxParked = 2*len(jobs) + 1000
@@ -301,24 +307,9 @@ func (r *asyncRun) submit(ctx context.Context, j *Job) {
 		if attempt > 1 {
 			r.c.retries.Add(1)
 		}
-		if r.limiter != nil && r.limiter.Wait(ctx) != nil {
-			return
-		}
-		rctx, cancel := ctx, context.CancelFunc(func() {})
-		if r.o.RequestTimeout > 0 {
-			rctx, cancel = context.WithTimeout(ctx, r.o.RequestTimeout)
-		}
-		r.c.submits.Add(1)
-		t0 := time.Now()
-		taskID, err := r.o.Client.Submit(rctx, j.submitRequest(r.cbURL))
-		cancel()
+		taskID, err := r.call.submit(ctx, j, r.cbURL)
 		if ctx.Err() != nil {
 			return
-		}
-		r.c.answer(err, j.cost())
-		if r.o.Hooks.OnRequest != nil {
-			code, _ := pangolin.CodeOf(err)
-			r.o.Hooks.OnRequest("submit", time.Since(t0), code, err)
 		}
 		if err == nil {
 			r.registerTask(j, taskID)
@@ -411,6 +402,19 @@ func (r *asyncRun) unparkKnown() error {
 	return nil
 }
 
+func (r *asyncRun) callbackOutcome(outcome string) {
+	if r.o.Hooks.OnCallback != nil {
+		r.o.Hooks.OnCallback(outcome)
+	}
+}
+
+// reject answers a callback the receiver refuses.
+func (r *asyncRun) reject(w http.ResponseWriter, msg string, status int) {
+	r.c.cbRejected.Add(1)
+	r.callbackOutcome("rejected")
+	http.Error(w, msg, status)
+}
+
 // ServeHTTP is the callback receiver.
 func (r *asyncRun) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.URL.Path != CallbackPath {
@@ -424,25 +428,22 @@ func (r *asyncRun) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if tok := r.o.CallbackToken; tok != "" &&
 		subtle.ConstantTimeCompare([]byte(req.Header.Get("Authorization")), []byte("Bearer "+tok)) != 1 {
-		r.c.cbRejected.Add(1)
-		http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+		r.reject(w, "missing or wrong bearer token", http.StatusUnauthorized)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxCallbackBody))
 	if err != nil {
-		r.c.cbRejected.Add(1)
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			http.Error(w, "callback body too large", http.StatusRequestEntityTooLarge)
+			r.reject(w, "callback body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
-		http.Error(w, "cannot read body", http.StatusBadRequest)
+		r.reject(w, "cannot read body", http.StatusBadRequest)
 		return
 	}
 	cb, err := pangolin.ParseCallback(body)
 	if err != nil {
-		r.c.cbRejected.Add(1)
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		r.reject(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	r.c.cbReceived.Add(1)
@@ -469,8 +470,10 @@ func (r *asyncRun) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			r.mu.Lock()
 			r.parkedLeft++
 			r.mu.Unlock()
+			r.callbackOutcome("parked")
 		} else {
 			r.c.dups.Add(1) // a duplicate of a callback already parked
+			r.callbackOutcome("duplicate")
 		}
 		w.WriteHeader(http.StatusAccepted)
 		return
@@ -506,31 +509,37 @@ func (r *asyncRun) process(jobID, taskID string, cb *pangolin.Callback) error {
 	}
 	if cb.Code != pangolin.CodeOK || cb.Data == nil {
 		r.c.cbErrors.Add(1)
+		r.callbackOutcome("error")
 		r.compensateNow(jobID)
 		return nil
 	}
 	res, err := resultFor(j, cb.Data, "callback", taskID)
 	if err != nil {
 		r.c.cbErrors.Add(1)
+		r.callbackOutcome("error")
 		r.compensateNow(jobID)
 		return nil
 	}
-	return r.claim(j, res)
+	won, err := r.claim(j, res)
+	if err == nil {
+		r.callbackOutcome(map[bool]string{true: "stored", false: "duplicate"}[won])
+	}
+	return err
 }
 
 // claim stores res; a lost claim is a suppressed duplicate, and late if
 // compensation stored the result.
-func (r *asyncRun) claim(j *Job, res store.Result) error {
+func (r *asyncRun) claim(j *Job, res store.Result) (bool, error) {
 	cl, err := r.sink.Claim(res)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !cl.Won {
 		r.c.dups.Add(1)
 		if res.Source == "callback" && cl.Prior.Source == "compensation" {
 			r.c.late.Add(1)
 		}
-		return nil
+		return false, nil
 	}
 	r.c.stored.Add(1)
 	r.c.claimed(cl)
@@ -544,7 +553,7 @@ func (r *asyncRun) claim(j *Job, res store.Result) error {
 		r.o.Hooks.OnStored(j.ID, res.Source, time.Since(at))
 	}
 	r.finish(j.ID, true)
-	return nil
+	return true, nil
 }
 
 func (r *asyncRun) fail(id, reason string) {
@@ -677,14 +686,14 @@ func (r *asyncRun) compensate(ctx context.Context, id string) {
 		if r.isFinal(id) {
 			return // a late callback stored it meanwhile
 		}
-		data, err := scrapeOnce(ctx, r.o.Client, nil, r.o.RequestTimeout, r.c, r.o.Hooks, j, "compensate")
+		data, err := r.comp.scrape(ctx, j, "compensate")
 		if ctx.Err() != nil {
 			return
 		}
 		if err == nil {
 			var res store.Result
 			if res, err = resultFor(j, data, "compensation", data.TaskID); err == nil {
-				if err := r.claim(j, res); err != nil {
+				if _, err := r.claim(j, res); err != nil {
 					r.cancel(fmt.Errorf("store: %w", err))
 				}
 				return

@@ -470,3 +470,40 @@ func TestDuplicateJobIDsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestBudgetStopsRequests: with a budget of 10 credits, no strategy makes
+// the API charge more than 10, and the run ends with a BudgetError that
+// says what to change.
+func TestBudgetStopsRequests(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"concurrent:4", "async"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg := fastChaos()
+			cfg.Faults = mockapi.FaultRates{Error: 0.3} // refunded codes must not eat the budget
+			w := newWorld(t, cfg)
+			budget := strategies.NewBudget(10)
+			var s strategies.Strategy
+			if name == "async" {
+				s, _ = strategies.NewAsync(strategies.AsyncOptions{Client: w.client, CallbackToken: cfg.CallbackToken,
+					CallbackTimeout: time.Second, Retry: fastRetry, Budget: budget})
+			} else {
+				s, _ = strategies.NewSync(strategies.SyncOptions{Client: w.client, Workers: 4, Retry: fastRetry, Budget: budget})
+			}
+			st, err := s.Run(context.Background(), productJobs(50, ""), memStore(t))
+			var be *strategies.BudgetError
+			if !errors.As(err, &be) || !strings.Contains(err.Error(), "--max-credits") {
+				t.Fatalf("err = %v, want a BudgetError", err)
+			}
+			w.mock.Close()
+			// Calls in flight when the budget ran out are cancelled, and the
+			// API does not charge those: up to 4 (the concurrency) fewer.
+			if charged := w.mock.Stats().CreditsCharged; charged > 10 || charged < 6 {
+				t.Errorf("the API charged %v credits with a budget of 10", charged)
+			}
+			if st.Credits > 10 {
+				t.Errorf("client counted %v credits", st.Credits)
+			}
+		})
+	}
+}

@@ -75,6 +75,8 @@ type Strategy interface {
 // Hooks let a caller observe a run as it goes (measurement, progress).
 // Each may be nil; they are called from many goroutines.
 type Hooks struct {
+	// OnStart precedes every API call, with the kind OnRequest will report.
+	OnStart func(kind string)
 	// OnRequest follows every API call: kind is "scrape", "submit" or
 	// "compensate"; code is the API code (0 on success or transport error).
 	OnRequest func(kind string, d time.Duration, code pangolin.Code, err error)
@@ -84,6 +86,9 @@ type Hooks struct {
 	OnStored func(jobID, source string, d time.Duration)
 	// OnFailed follows a job given up.
 	OnFailed func(jobID, reason string)
+	// OnCallback follows every callback the receiver answers: outcome is
+	// stored, duplicate, parked, rejected or error.
+	OnCallback func(outcome string)
 }
 
 // RetryPolicy bounds retries of retriable answers, timeouts and connection

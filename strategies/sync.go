@@ -22,7 +22,9 @@ type SyncOptions struct {
 	Retry   RetryPolicy
 	// RequestTimeout bounds one scrape call, 0: none (the client's own).
 	RequestTimeout time.Duration
-	Hooks          Hooks
+	// Budget, if set, caps the credits spent (shared across runs).
+	Budget *Budget
+	Hooks  Hooks
 }
 
 // Sync is the serial and concurrent:N strategy: a fixed pool of workers
@@ -53,11 +55,11 @@ func (s *Sync) Name() string { return s.name }
 
 // syncRun is one Run's state.
 type syncRun struct {
-	o       *SyncOptions
-	sink    *store.Store
-	c       *counters
-	limiter *rate.Limiter
-	cancel  context.CancelCauseFunc
+	o      *SyncOptions
+	sink   *store.Store
+	c      *counters
+	call   *caller
+	cancel context.CancelCauseFunc
 }
 
 // Run implements Strategy. Workers take jobs from one feeder; there is no
@@ -74,8 +76,9 @@ func (s *Sync) Run(ctx context.Context, jobs []Job, sink *store.Store) (*Stats, 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	r := &syncRun{o: &s.o, sink: sink, c: newCounters(), cancel: cancel}
+	r.call = &caller{client: s.o.Client, timeout: s.o.RequestTimeout, c: r.c, hooks: s.o.Hooks, budget: s.o.Budget, cancel: cancel}
 	if s.o.QPS > 0 {
-		r.limiter = rate.NewLimiter(rate.Limit(s.o.QPS), max(1, s.o.Burst))
+		r.call.limiter = rate.NewLimiter(rate.Limit(s.o.QPS), max(1, s.o.Burst))
 	}
 	feed := make(chan *Job)
 	var wg sync.WaitGroup
@@ -127,7 +130,7 @@ func (r *syncRun) collect(ctx context.Context, j *Job) {
 		if attempt > 1 {
 			r.c.retries.Add(1)
 		}
-		data, err := r.scrape(ctx, j, "scrape")
+		data, err := r.call.scrape(ctx, j, "scrape")
 		if ctx.Err() != nil {
 			return
 		}
@@ -152,45 +155,6 @@ func (r *syncRun) collect(ctx context.Context, j *Job) {
 		}
 	}
 	r.fail(j.ID, fmt.Sprintf("gave up after %d attempts: %v", r.o.Retry.MaxAttempts, last))
-}
-
-// scrape makes one sync call for j, counted under kind.
-func (r *syncRun) scrape(ctx context.Context, j *Job, kind string) (*pangolin.ScrapeData, error) {
-	return scrapeOnce(ctx, r.o.Client, r.limiter, r.o.RequestTimeout, r.c, r.o.Hooks, j, kind)
-}
-
-func scrapeOnce(ctx context.Context, client *pangolin.Client, limiter *rate.Limiter, timeout time.Duration,
-	c *counters, hooks Hooks, j *Job, kind string) (*pangolin.ScrapeData, error) {
-	if limiter != nil {
-		if err := limiter.Wait(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	rctx := ctx
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		rctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	if kind == "compensate" {
-		c.compensations.Add(1)
-	} else {
-		c.scrapes.Add(1)
-	}
-	t0 := time.Now()
-	data, err := client.Scrape(rctx, j.scrapeRequest())
-	if ctx.Err() != nil {
-		return nil, ctx.Err() // the run ended: this call does not count as an answer
-	}
-	c.answer(err, j.cost())
-	if hooks.OnRequest != nil {
-		code, _ := pangolin.CodeOf(err)
-		hooks.OnRequest(kind, time.Since(t0), code, err)
-	}
-	return data, err
 }
 
 func (r *syncRun) store(j *Job, res store.Result, start time.Time) {
