@@ -109,9 +109,10 @@ func (k *caller) submit(ctx context.Context, j *Job, callbackURL string) (string
 // Calls that fail in transit keep their reservation, since the API may
 // have charged them. It is safe for concurrent use and may be shared.
 type Budget struct {
-	mu       sync.Mutex
-	max      int64 // hundredths
-	reserved int64
+	mu        sync.Mutex
+	max       int64 // hundredths
+	reserved  int64
+	exhausted bool
 }
 
 // NewBudget returns a budget of credits.
@@ -121,6 +122,7 @@ func (b *Budget) reserve(cost int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.reserved+cost > b.max {
+		b.exhausted = true
 		return false
 	}
 	b.reserved += cost
@@ -131,6 +133,13 @@ func (b *Budget) refund(cost int64) {
 	b.mu.Lock()
 	b.reserved -= cost
 	b.mu.Unlock()
+}
+
+// Exhausted reports whether a call was refused for want of credits.
+func (b *Budget) Exhausted() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.exhausted
 }
 
 // Reserved returns the credits reserved so far (spent, or possibly spent).

@@ -46,6 +46,7 @@ type command struct {
 
 var commands = map[string]command{
 	"mock": {"run the mock Pangolinfo Scrape API", runMock},
+	"run":  {"run a scenario's strategies, verify every result, print the comparison tables", runRun},
 }
 
 func main() {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/scrapebench/scrapebench/bench"
 	"github.com/scrapebench/scrapebench/mockapi"
 )
 
@@ -37,7 +38,7 @@ func TestUsageAndUnknownCommand(t *testing.T) {
 	// Every flag is explained, with its default.
 	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
 	fs.String("addr", "", "")
-	addWorldFlags(fs)
+	bench.AddWorldFlags(fs)
 	fs.VisitAll(func(f *pflag.Flag) {
 		if !strings.Contains(out, "--"+f.Name+" ") {
 			t.Errorf("mock --help does not list --%s", f.Name)
@@ -82,7 +83,7 @@ func TestMockFlagValues(t *testing.T) {
 		{[]string{"--workers", "two"}, false, nil, `"--workers" flag: want a whole number ≥ 0`},
 		{[]string{"--max-concurrency", "-2"}, false, nil, `"--max-concurrency" flag`},
 		{[]string{"--delay", "-5s"}, false, nil, `"--delay" flag: want a duration ≥ 0`},
-		{[]string{"--callback-timeout", "0s"}, false, nil, `"--callback-timeout" flag: want a duration > 0`},
+		{[]string{"--callback-post-timeout", "0s"}, false, nil, `"--callback-post-timeout" flag: want a duration > 0`},
 		{[]string{"--callback-workers", "0"}, false, nil, `"--callback-workers" flag: want a whole number ≥ 1`},
 		{[]string{"--error-codes", "4029,0"}, false, nil, `"--error-codes" flag: "0": want a comma-separated list of API error codes`},
 		{[]string{"--error-codes", "1234"}, false, nil, `"--error-codes" flag`},
@@ -96,11 +97,14 @@ func TestMockFlagValues(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			t.Parallel()
 			fs := pflag.NewFlagSet("mock", pflag.ContinueOnError)
-			w := addWorldFlags(fs)
+			w := bench.AddWorldFlags(fs)
 			err := parseFlags(fs, tt.args)
 			var api, wall mockapi.Config
 			if err == nil {
-				api, wall, err = w.config()
+				api, wall, err = w.Config()
+				if err != nil {
+					err = usageError{err}
+				}
 			}
 			if tt.ok {
 				if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/scrapebench/scrapebench/bench"
 	"github.com/scrapebench/scrapebench/mockapi"
 )
 
@@ -20,13 +21,13 @@ defaults shown are the seed profile's, and an explicit flag beats --profile.`
 func runMock(ctx context.Context, args []string, e *env) error {
 	fs := newFlagSet("mock", mockSynopsis, e)
 	addr := fs.String("addr", "127.0.0.1:8787", "address to listen on; port 0 picks a free one")
-	world := addWorldFlags(fs)
+	world := bench.AddWorldFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	api, wall, err := world.config()
+	api, wall, err := world.Config()
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	srv, err := mockapi.Start(*addr, wall)
 	if err != nil {
@@ -34,7 +35,7 @@ func runMock(ctx context.Context, args []string, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "listening on %s\n", srv.URL)
 	fmt.Fprintf(e.stdout, "profile %s, time scale %g, seed %d, latency %s (API time)\n",
-		world.profile.value, float64(world.scale), api.Seed, api.Latency)
+		world.Profile.Value, float64(world.Scale), api.Seed, api.Latency)
 	<-ctx.Done()
 	fmt.Fprintln(e.stdout, "shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
