@@ -210,7 +210,7 @@ func TestRunAndEveryFormat(t *testing.T) {
 		}
 	}
 	m := rep.Manifest
-	if m.Tool != "scrapebench" || m.GoVersion == "" || m.GOMAXPROCS < 1 || m.CPU == "" || m.Scenario != "smoke" || m.TimeScale != 1000 || m.Seed != 1 || m.GitCommit == "" {
+	if m.Tool != "scrapebench" || m.GoVersion == "" || m.GOMAXPROCS < 1 || m.CPU == "" || m.Scenario != "smoke" || m.TimeScale != 200 || m.Seed != 1 || m.GitCommit == "" {
 		t.Errorf("manifest %+v", m)
 	}
 

@@ -79,6 +79,15 @@ func Predict(spec StrategySpec, world mockapi.Config, set Settings, n int) Predi
 		}
 	}
 	timeout := time.Duration(set.CallbackTimeout).Seconds()
+	if world.Workers > 0 && !set.NoCompensation {
+		// The job at queue position i calls back about ⌈(i+1)/W⌉·L̄ after
+		// its submit; beyond the callback timeout it is compensated through
+		// the sync API as well, and paid twice.
+		if within := float64(world.Workers) * math.Floor(timeout/L); within < N && L > 0 {
+			basis += fmt.Sprintf("; the server queue holds callbacks up to %s, past the callback timeout %s: expect ~%.0f jobs compensated through the sync API and paid twice (raise --callback-timeout)",
+				secs(math.Ceil(N/float64(world.Workers))*L), secs(timeout), N-within)
+		}
+	}
 	late := world.Faults.Loss
 	if world.Delay.Seconds() > timeout {
 		late += world.Faults.Delay

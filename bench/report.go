@@ -57,6 +57,7 @@ type RunResult struct {
 	ModelRatio        float64      `json:"model_ratio"` // measured / model
 	ThroughputAPIPerS float64      `json:"throughput_api_per_s"`
 	LatencyAPIms      Percentiles  `json:"latency_api_ms"`              // per job: first request (sync) or submit (async) → stored
+	LatencyCDF        []CDFPoint   `json:"latency_cdf,omitempty"`       // the same, at percentiles 1..99, 99.9, 100
 	RequestAPIms      *Percentiles `json:"request_api_ms,omitempty"`    // one sync call
 	SubmitAckAPIms    *Percentiles `json:"submit_ack_api_ms,omitempty"` // one submit call
 

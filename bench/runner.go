@@ -213,6 +213,7 @@ func runOne(ctx context.Context, o *Options, spec StrategySpec, rep int, asins [
 		res.ThroughputAPIPerS = round3(float64(stats.Stored+stats.Skipped) / res.CompletionAPIs)
 	}
 	res.LatencyAPIms = rec.job.api(scale)
+	res.LatencyCDF = rec.job.cdf(scale)
 	if p := rec.request.api(scale); p.Count > 0 {
 		res.RequestAPIms = &p
 	}

@@ -45,8 +45,11 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"mock": {"run the mock Pangolinfo Scrape API", runMock},
-	"run":  {"run a scenario's strategies, verify every result, print the comparison tables", runRun},
+	"mock":    {"run the mock Pangolinfo Scrape API", runMock},
+	"run":     {"run a scenario's strategies, verify every result, print the comparison tables", runRun},
+	"sweep":   {"run one strategy across settings and recommend one", runSweep},
+	"compare": {"compare two run reports; exit 1 on a regression", runCompare},
+	"report":  {"re-render a saved report, draw it to SVG or PNG", runReport},
 }
 
 func main() {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -256,30 +255,11 @@ func writeReport(stdout io.Writer, rep *bench.Report, format string, outs []stri
 		if err != nil {
 			return usageError{err}
 		}
-		if err := writeFileAtomic(path, func(w io.Writer) error { return bench.Render(w, rep, ofmt) }); err != nil {
+		if err := bench.WriteFileAtomic(path, func(w io.Writer) error { return bench.Render(w, rep, ofmt) }); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".scrapebench-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func serveMetrics(addr string, reg *prometheus.Registry) (func(), error) {
