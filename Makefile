@@ -4,7 +4,7 @@ GO       ?= go
 BIN      ?= bin/scrapebench
 PKGS     := ./...
 
-.PHONY: all build test vet bench bench-mock smoke mock ci clean
+.PHONY: all build test vet bench bench-mock smoke baseline sweep mock ci clean
 
 all: build
 
@@ -34,9 +34,21 @@ bench-mock:
 mock: build
 	$(BIN) mock
 
-# The CI scenario: small and fast, every strategy, every result verified.
+# The CI gate: the smoke scenario (100 ASINs, every strategy, every result
+# verified) compared with the committed baseline. 40% is wide enough for a
+# noisy 2-core machine and catches a 2x slowdown; a lost result always fails.
+THRESHOLD ?= 40%
 smoke: build
-	$(BIN) run --scenario smoke --progress off
+	$(BIN) run --scenario smoke --progress off --out bin/smoke.json
+	$(BIN) compare results/baseline-smoke.json bin/smoke.json --threshold $(THRESHOLD)
+
+# Refresh the baseline after a deliberate change in performance.
+baseline: build
+	$(BIN) run --scenario smoke --progress off --out results/baseline-smoke.json
+
+# The committed concurrency sweep under the observed limits.
+sweep: build
+	$(BIN) sweep --progress off --out results/sweep-strict.json --out results/sweep-strict.md --plot results/sweep-strict.svg
 
 ci: test smoke
 
