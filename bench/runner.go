@@ -289,6 +289,9 @@ func buildStrategy(spec StrategySpec, o *Options, client *pangolin.Client, scale
 	budget *strategies.Budget, hooks strategies.Hooks) (strategies.Strategy, error) {
 	set := o.Scenario.Settings
 	wall := func(d Duration) time.Duration { return time.Duration(float64(d) / scale) }
+	// A request timeout guards against a stalled peer in real time: it is
+	// not scaled below mockapi.MinNetworkTimeout.
+	reqTimeout := max(wall(set.RequestTimeout), min(time.Duration(set.RequestTimeout), mockapi.MinNetworkTimeout))
 	retry := strategies.RetryPolicy{MaxAttempts: set.MaxAttempts, Base: wall(set.RetryBase), Max: wall(set.RetryMax)}
 	switch spec.Kind {
 	case "serial", "concurrent":
@@ -297,12 +300,12 @@ func buildStrategy(spec StrategySpec, o *Options, client *pangolin.Client, scale
 			n = spec.N
 		}
 		return strategies.NewSync(strategies.SyncOptions{Client: client, Workers: n, QPS: set.ClientQPS * scale,
-			Retry: retry, RequestTimeout: wall(set.RequestTimeout), Budget: budget, Hooks: hooks})
+			Retry: retry, RequestTimeout: reqTimeout, Budget: budget, Hooks: hooks})
 	}
 	ao := strategies.AsyncOptions{Client: client, Listen: o.CallbackListen, CallbackURL: o.CallbackURL, CallbackToken: cbToken,
 		SubmitConcurrency: set.SubmitConcurrency, SubmitQPS: set.SubmitQPS * scale,
 		CallbackTimeout: wall(set.CallbackTimeout), NoCompensation: set.NoCompensation,
-		CompensateConcurrency: set.CompensateConcurrency, Retry: retry, RequestTimeout: wall(set.RequestTimeout),
+		CompensateConcurrency: set.CompensateConcurrency, Retry: retry, RequestTimeout: reqTimeout,
 		Resume: o.Resume, Budget: budget, Hooks: hooks}
 	if spec.N > 0 {
 		ao.SubmitConcurrency = spec.N

@@ -94,9 +94,15 @@ func Profile(name string) (Config, error) {
 	return c, nil
 }
 
+// MinNetworkTimeout is the floor of a scaled network timeout: a timeout
+// guards the peer's real responsiveness (a GC pause, a disk stall), which
+// does not speed up with the time scale.
+const MinNetworkTimeout = 2 * time.Second
+
 // Scaled converts c from API time to wall time under time scale s: every
 // latency, timeout and interval is divided by s and every rate multiplied
-// by s. Scaled(1) returns c unchanged.
+// by s, except that the callback POST timeout stays at least
+// MinNetworkTimeout. Scaled(1) returns c unchanged.
 func (c Config) Scaled(s float64) Config {
 	if s == 1 || s <= 0 {
 		return c
@@ -106,7 +112,7 @@ func (c Config) Scaled(s float64) Config {
 	c.SubmitLatency = c.SubmitLatency.Scale(s)
 	c.QPS *= s
 	c.Delay, c.DupSpread, c.SlowBody = div(c.Delay), div(c.DupSpread), div(c.SlowBody)
-	c.CallbackTimeout = div(c.CallbackTimeout)
+	c.CallbackTimeout = max(div(c.CallbackTimeout), min(c.CallbackTimeout, MinNetworkTimeout))
 	retries := make([]time.Duration, len(c.CallbackRetries))
 	for i, d := range c.CallbackRetries {
 		retries[i] = div(d)

@@ -66,7 +66,8 @@ func TestMockFlagValues(t *testing.T) {
 		{[]string{"--profile", "chaos"}, true, func(a, w mockapi.Config) bool { return a.Faults.Duplicate > 0 && a.Faults.Loss > 0 }, ""},
 		{[]string{"--profile", "chaos", "--dup-rate", "0"}, true, func(a, w mockapi.Config) bool { return a.Faults.Duplicate == 0 && a.Faults.Loss > 0 }, ""},
 		{[]string{"--time-scale", "100", "--qps", "2", "--latency", "fixed:5s", "--delay", "10m"}, true, func(a, w mockapi.Config) bool {
-			return w.QPS == 200 && w.Latency.Quantile(0.5) == 50*time.Millisecond && w.Delay == 6*time.Second && a.Delay == 10*time.Minute
+			return w.QPS == 200 && w.Latency.Quantile(0.5) == 50*time.Millisecond && w.Delay == 6*time.Second && a.Delay == 10*time.Minute &&
+				w.CallbackTimeout == mockapi.MinNetworkTimeout // network timeouts keep a floor
 		}, ""},
 		{[]string{"--latency", "lognormal:median=5s,p99=12s,cap=30s"}, true, func(a, w mockapi.Config) bool { return a.Latency.Quantile(0.5) == 5*time.Second }, ""},
 		{[]string{"--error-codes", "4029,10000", "--error-rate", "0.5"}, true, func(a, w mockapi.Config) bool { return len(a.ErrorCodes) == 2 && a.Faults.Error == 0.5 }, ""},
