@@ -46,41 +46,50 @@ func (h *histogram) cdf(scale float64) []CDFPoint {
 }
 
 // PlotReport draws a run report to path (.svg or .png): completion per
-// strategy beside the model, and each strategy's per-job latency CDF.
+// strategy beside the model on a log scale, and, when the report has them,
+// each strategy's per-job latency CDF.
 func PlotReport(r *Report, path string) error {
 	runs := medianRuns(r.Runs)
 	if len(runs) == 0 {
 		return fmt.Errorf("plot: the report has no runs")
 	}
-	bars := plot.New()
-	bars.Title.Text = fmt.Sprintf("Completion per strategy: %s, %d jobs", r.Manifest.Scenario, r.Manifest.Jobs)
-	bars.Y.Label.Text = "completion (API time, hours)"
-	measured, model := make(plotter.Values, len(runs)), make(plotter.Values, len(runs))
+	comp := plot.New()
+	comp.Title.Text = fmt.Sprintf("Completion per strategy: %s, %d jobs", r.Manifest.Scenario, r.Manifest.Jobs)
+	comp.Y.Label.Text = "completion (API time, minutes, log scale)"
+	comp.Y.Scale = plot.LogScale{}
+	comp.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	measured, model := make(plotter.XYs, 0, len(runs)), make(plotter.XYs, 0, len(runs))
 	names := make([]string, len(runs))
 	for i, run := range runs {
-		measured[i], model[i], names[i] = run.CompletionAPIs/3600, run.ModelAPIs/3600, run.Strategy
+		names[i] = run.Strategy
+		if run.CompletionAPIs > 0 {
+			measured = append(measured, plotter.XY{X: float64(i), Y: run.CompletionAPIs / 60})
+		}
+		if run.ModelAPIs > 0 {
+			model = append(model, plotter.XY{X: float64(i), Y: run.ModelAPIs / 60})
+		}
 	}
-	w := vg.Points(18)
-	mb, err := plotter.NewBarChart(measured, w)
-	if err != nil {
-		return err
+	for i, series := range []struct {
+		name string
+		pts  plotter.XYs
+		g    draw.GlyphDrawer
+	}{{"measured", measured, draw.CircleGlyph{}}, {"model", model, draw.CrossGlyph{}}} {
+		if len(series.pts) == 0 {
+			continue
+		}
+		sc, err := plotter.NewScatter(series.pts)
+		if err != nil {
+			return err
+		}
+		sc.GlyphStyle = draw.GlyphStyle{Color: plotutil.Color(i), Radius: vg.Points(5), Shape: series.g}
+		comp.Add(sc)
+		comp.Legend.Add(series.name, sc)
 	}
-	mb.Color, mb.Offset = plotutil.Color(0), -w/2
-	pb, err := plotter.NewBarChart(model, w)
-	if err != nil {
-		return err
-	}
-	pb.Color, pb.Offset = plotutil.Color(1), w/2
-	bars.Add(mb, pb)
-	bars.Legend.Add("measured", mb)
-	bars.Legend.Add("model", pb)
-	bars.Legend.Top = true
-	bars.NominalX(names...)
+	comp.Legend.Top = true
+	comp.NominalX(names...)
+	comp.X.Padding = vg.Points(20)
+	plots := []*plot.Plot{comp}
 
-	cdf := plot.New()
-	cdf.Title.Text = "Per-job latency CDF (API time)"
-	cdf.X.Label.Text = "latency (API seconds)"
-	cdf.Y.Label.Text = "percentile"
 	var lines []any
 	for _, run := range runs {
 		pts := make(plotter.XYs, len(run.LatencyCDF))
@@ -91,11 +100,19 @@ func PlotReport(r *Report, path string) error {
 			lines = append(lines, run.Strategy, pts)
 		}
 	}
-	if err := plotutil.AddLines(cdf, lines...); err != nil {
-		return err
+	if len(lines) > 0 {
+		cdf := plot.New()
+		cdf.Title.Text = "Per-job latency CDF (API time)"
+		cdf.X.Label.Text = "latency (API seconds)"
+		cdf.Y.Label.Text = "percentile"
+		if err := plotutil.AddLines(cdf, lines...); err != nil {
+			return err
+		}
+		cdf.Legend.Top, cdf.Legend.Left = false, true
+		cdf.Legend.XOffs = vg.Points(10)
+		plots = append(plots, cdf)
 	}
-	cdf.Legend.Top, cdf.Legend.Left = false, true
-	return saveTiles([]*plot.Plot{bars, cdf}, path)
+	return saveTiles(plots, path)
 }
 
 // PlotSweep draws the sweep curve to path: completion and error rate

@@ -44,6 +44,9 @@ type Options struct {
 	CallbackToken string
 	// MaxCredits caps the credits of the whole command (real API: required).
 	MaxCredits float64
+	// Budget, if set, is the budget to draw on instead of a new one of
+	// MaxCredits: a sweep shares one across all its runs.
+	Budget *strategies.Budget
 
 	// StoreDir keeps each run's store under it (one folder per run);
 	// empty: a temporary store per run, removed after verification.
@@ -89,8 +92,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			asins = GeneratedASINs(sc.ASINs)
 		}
 	}
-	var budget *strategies.Budget
-	if o.MaxCredits > 0 {
+	budget := o.Budget
+	if budget == nil && o.MaxCredits > 0 {
 		budget = strategies.NewBudget(o.MaxCredits)
 	}
 	endpoint, world := "mock", &o.World

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jedib0t/go-pretty/v6/table"
+
+	"github.com/scrapebench/scrapebench/strategies"
 )
 
 // Sweep parameters.
@@ -136,6 +138,19 @@ func sweepStrategy(param, value string, sc *Scenario) (string, error) {
 	return "", fmt.Errorf("sweep parameter %q: want %s, %s, %s or %s", param, ParamConcurrency, ParamSubmitConcurrency, ParamSubmitQPS, ParamCallbackTimeout)
 }
 
+// SweepStrategies returns the strategy each setting runs, for a dry run.
+func SweepStrategies(param string, values []string, sc Scenario) ([]string, error) {
+	out := make([]string, len(values))
+	for i, v := range values {
+		name, err := sweepStrategy(param, v, &sc)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = name
+	}
+	return out, nil
+}
+
 // Sweep runs one strategy per setting, repetitions interleaved across
 // settings, and recommends a setting.
 func Sweep(ctx context.Context, o SweepOptions) (*SweepReport, error) {
@@ -143,6 +158,9 @@ func Sweep(ctx context.Context, o SweepOptions) (*SweepReport, error) {
 		return nil, fmt.Errorf("sweep: no settings to try")
 	}
 	base := o.Base.Scenario
+	if o.Base.Budget == nil && o.Base.MaxCredits > 0 {
+		o.Base.Budget = strategies.NewBudget(o.Base.MaxCredits) // one budget for every point
+	}
 	rep := &SweepReport{Parameter: o.Param}
 	names := make([]string, len(o.Values))
 	scs := make([]Scenario, len(o.Values))
@@ -173,6 +191,9 @@ func Sweep(ctx context.Context, o SweepOptions) (*SweepReport, error) {
 			}
 			if ctx.Err() != nil {
 				return rep, ctx.Err()
+			}
+			if o.Base.Budget != nil && o.Base.Budget.Exhausted() {
+				return rep, fmt.Errorf("the credit budget ran out at %s %s: the sweep stops there", o.Param, o.Values[i])
 			}
 		}
 	}

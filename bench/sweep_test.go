@@ -174,12 +174,23 @@ func TestCrossoverModelSeed(t *testing.T) {
 
 func TestPlotReport(t *testing.T) {
 	t.Parallel()
-	rep := compareFixture(t)
-	path := filepath.Join(t.TempDir(), "cb.svg")
+	rep := smallRun(t, nil)
+	path := filepath.Join(t.TempDir(), "smoke.svg")
 	if err := PlotReport(rep, path); err != nil {
 		t.Fatal(err)
 	}
-	checkSVG(t, path, "serial", "concurrent:20", "async-seed", "measured", "model", "latency CDF")
+	checkSVG(t, path, "serial", "concurrent:20", "async-seed", "measured", "model", "latency CDF", "percentile")
+	// A report without latency distributions draws the completion panel only.
+	for i := range rep.Runs {
+		rep.Runs[i].LatencyCDF = nil
+	}
+	if err := PlotReport(rep, path); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if strings.Contains(string(b), "latency CDF") {
+		t.Error("an empty CDF panel was drawn")
+	}
 }
 
 // checkSVG opens an SVG and checks it is one, holding each label (legend

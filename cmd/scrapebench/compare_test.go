@@ -100,3 +100,12 @@ func TestSweepUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestSweepDryRun(t *testing.T) {
+	t.Parallel()
+	code, out, errs := runWithEnv(t, nil, "sweep", "--concurrency", "1,2", "--asins", "30", "--max-credits", "40", "--dry-run")
+	if code != exitOK || !strings.Contains(out, "concurrent:1") || !strings.Contains(out, "concurrent:2") ||
+		!strings.Contains(out, "estimate: 60 credits") || !strings.Contains(out, "over --max-credits 40") {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+}

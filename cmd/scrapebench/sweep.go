@@ -65,6 +65,14 @@ func runSweep(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
+	if f.dryRun {
+		names, err := bench.SweepStrategies(param, splitList(values), opts.Scenario)
+		if err != nil {
+			return usageError{err}
+		}
+		opts.Scenario.Strategies = names
+		return dryRun(e.stdout, opts)
+	}
 	rep, err := bench.Sweep(ctx, bench.SweepOptions{Base: opts, Param: param, Values: splitList(values),
 		Crossover: !*noCross && strategy.Value == "concurrent"})
 	if err != nil && rep == nil {
