@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -228,9 +227,7 @@ func trimFloat(v float64) string { return fmt.Sprintf("%.4g", v) }
 func RenderComparison(w io.Writer, c *Comparison, base, next *Report, format string) error {
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(c)
+		return writeJSON(w, c)
 	case "benchstat":
 		fmt.Fprintf(w, "goos: %s\ngoarch: %s\npkg: scrapebench\n", next.Manifest.OS, next.Manifest.Arch)
 		for _, rep := range []struct {

@@ -395,9 +395,7 @@ func crossoverLine(c *Crossover) string {
 func RenderSweep(w io.Writer, s *SweepReport, format string) error {
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		return writeJSON(w, s)
 	case "csv":
 		cw := csv.NewWriter(w)
 		_ = cw.Write([]string{"setting", "strategy", "completion_api_s", "model_api_s", "throughput_api_per_s", "error_rate",

@@ -302,33 +302,16 @@ feeding:
 
 // submit submits j until the API accepts it, then registers its task.
 func (r *asyncRun) submit(ctx context.Context, j *Job) {
-	var last error
-	for attempt := 1; attempt <= r.o.Retry.MaxAttempts; attempt++ {
-		if attempt > 1 {
-			r.c.retries.Add(1)
-		}
+	failed, reason := r.o.Retry.run(ctx, r.c, r.cancel, "submit: ", func() error {
 		taskID, err := r.call.submit(ctx, j, r.cbURL)
-		if ctx.Err() != nil {
-			return
-		}
 		if err == nil {
 			r.registerTask(j, taskID)
-			return
 		}
-		last = err
-		switch pangolin.ClassOf(err) {
-		case pangolin.ClassAbortRun:
-			r.cancel(abortFrom(err))
-			return
-		case pangolin.ClassFailJob:
-			r.fail(j.ID, "submit: "+err.Error())
-			return
-		}
-		if attempt < r.o.Retry.MaxAttempts && !sleep(ctx, r.o.Retry.backoff(attempt)) {
-			return
-		}
+		return err
+	})
+	if failed {
+		r.fail(j.ID, reason)
 	}
-	r.fail(j.ID, fmt.Sprintf("submit gave up after %d attempts: %v", r.o.Retry.MaxAttempts, last))
 }
 
 func (r *asyncRun) lockTask(taskID string) *sync.Mutex {
@@ -678,41 +661,26 @@ func (r *asyncRun) compensate(ctx context.Context, id string) {
 	} else if !ok {
 		return
 	}
-	var last error
-	for attempt := 1; attempt <= r.o.Retry.MaxAttempts; attempt++ {
-		if attempt > 1 {
-			r.c.retries.Add(1)
-		}
+	failed, reason := r.o.Retry.run(ctx, r.c, r.cancel, "compensate: ", func() error {
 		if r.isFinal(id) {
-			return // a late callback stored it meanwhile
+			return nil // a late callback stored it meanwhile
 		}
 		data, err := r.comp.scrape(ctx, j, "compensate")
-		if ctx.Err() != nil {
-			return
+		if err != nil {
+			return err
 		}
-		if err == nil {
-			var res store.Result
-			if res, err = resultFor(j, data, "compensation", data.TaskID); err == nil {
-				if _, err := r.claim(j, res); err != nil {
-					r.cancel(fmt.Errorf("store: %w", err))
-				}
-				return
-			}
+		res, err := resultFor(j, data, "compensation", data.TaskID)
+		if err != nil {
+			return err
 		}
-		last = err
-		switch pangolin.ClassOf(err) {
-		case pangolin.ClassAbortRun:
-			r.cancel(abortFrom(err))
-			return
-		case pangolin.ClassFailJob:
-			r.fail(id, "compensate: "+err.Error())
-			return
+		if _, err := r.claim(j, res); err != nil {
+			r.cancel(fmt.Errorf("store: %w", err))
 		}
-		if attempt < r.o.Retry.MaxAttempts && !sleep(ctx, r.o.Retry.backoff(attempt)) {
-			return
-		}
+		return nil
+	})
+	if failed {
+		r.fail(id, reason)
 	}
-	r.fail(id, fmt.Sprintf("compensation gave up after %d attempts: %v", r.o.Retry.MaxAttempts, last))
 }
 
 // deadlineHeap orders jobs waiting for their callback by deadline.

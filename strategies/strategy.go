@@ -131,6 +131,35 @@ func (p RetryPolicy) backoff(attempt int) time.Duration {
 	return time.Duration(rand.Int64N(int64(ceil) + 1))
 }
 
+// run calls try until it succeeds, its error's class says stop, or the
+// attempts run out, backing off between attempts. A fatal class cancels the
+// run (abortFrom names the cause). It returns whether the job failed and
+// why (prefixed with what), or false when it succeeded or the run ended.
+func (p RetryPolicy) run(ctx context.Context, c *counters, cancel context.CancelCauseFunc, what string, try func() error) (failed bool, reason string) {
+	var last error
+	for attempt := 1; attempt <= p.MaxAttempts; attempt++ {
+		if attempt > 1 {
+			c.retries.Add(1)
+		}
+		err := try()
+		if err == nil || ctx.Err() != nil {
+			return false, ""
+		}
+		last = err
+		switch pangolin.ClassOf(err) {
+		case pangolin.ClassAbortRun:
+			cancel(abortFrom(err))
+			return false, ""
+		case pangolin.ClassFailJob:
+			return true, what + err.Error()
+		}
+		if attempt < p.MaxAttempts && !sleep(ctx, p.backoff(attempt)) {
+			return false, ""
+		}
+	}
+	return true, fmt.Sprintf("%sgave up after %d attempts: %v", what, p.MaxAttempts, last)
+}
+
 // sleep waits d or until ctx ends; it reports whether d passed.
 func sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {

@@ -125,36 +125,21 @@ func (r *syncRun) collect(ctx context.Context, j *Job) {
 		return
 	}
 	start := time.Now()
-	var last error
-	for attempt := 1; attempt <= r.o.Retry.MaxAttempts; attempt++ {
-		if attempt > 1 {
-			r.c.retries.Add(1)
-		}
+	failed, reason := r.o.Retry.run(ctx, r.c, r.cancel, "", func() error {
 		data, err := r.call.scrape(ctx, j, "scrape")
-		if ctx.Err() != nil {
-			return
+		if err != nil {
+			return err
 		}
-		if err == nil {
-			var res store.Result
-			if res, err = resultFor(j, data, "sync", data.TaskID); err == nil {
-				r.store(j, res, start)
-				return
-			}
+		res, err := resultFor(j, data, "sync", data.TaskID)
+		if err != nil {
+			return err
 		}
-		last = err
-		switch pangolin.ClassOf(err) {
-		case pangolin.ClassAbortRun:
-			r.cancel(abortFrom(err))
-			return
-		case pangolin.ClassFailJob:
-			r.fail(j.ID, err.Error())
-			return
-		}
-		if attempt < r.o.Retry.MaxAttempts && !sleep(ctx, r.o.Retry.backoff(attempt)) {
-			return
-		}
+		r.store(j, res, start)
+		return nil
+	})
+	if failed {
+		r.fail(j.ID, reason)
 	}
-	r.fail(j.ID, fmt.Sprintf("gave up after %d attempts: %v", r.o.Retry.MaxAttempts, last))
 }
 
 func (r *syncRun) store(j *Job, res store.Result, start time.Time) {
