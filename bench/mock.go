@@ -76,6 +76,8 @@ func startMockProcess(ctx context.Context, exe string, world mockapi.Config, sca
 	cmd := exec.Command(exe, "mock", "--addr", "127.0.0.1:0", "--world-file", f.Name(),
 		"--time-scale", strconv.FormatFloat(scale, 'g', -1, 64),
 		"--token", world.Token, "--callback-token", world.CallbackToken)
+	// If the harness dies (kill -9), the kernel ends its mock too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	m := &mockProcess{cmd: cmd, stderr: &bytes.Buffer{}, file: f.Name(), done: make(chan error, 1)}
 	cmd.Stderr = m.stderr
 	out, err := cmd.StdoutPipe()
