@@ -11,6 +11,8 @@ package mockapi
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -43,6 +45,7 @@ type Mock struct {
 	limiter  *rate.Limiter
 	ledger   *ledger
 	attempts *attemptCounter
+	products atomic.Pointer[productCache]
 	round    atomic.Int64
 	st       *counters
 	pool     *pool
@@ -78,6 +81,7 @@ func New(cfg Config) (*Mock, error) {
 		bearer:   []byte("Bearer " + cfg.Token),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.products.Store(&productCache{})
 	m.round.Store(int64(cfg.Round))
 	if cfg.QPS > 0 {
 		burst := cfg.Burst
@@ -275,12 +279,18 @@ func (m *Mock) handleScrape(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	variant := m.plan.Hit(key, attempt, FaultVariant)
-	data := m.scrapeData(j, round, m.taskID(key, attempt), variant)
-	body, err := json.Marshal(struct {
-		Code    pangolin.Code        `json:"code"`
-		Message string               `json:"message"`
-		Data    *pangolin.ScrapeData `json:"data"`
-	}{pangolin.CodeOK, "ok", data})
+	taskID := m.taskID(key, attempt)
+	var body []byte
+	var err error
+	if j.format == pangolin.FormatJSON && !variant {
+		body = m.syncAnswer(j, round, taskID)
+	} else {
+		body, err = json.Marshal(struct {
+			Code    pangolin.Code        `json:"code"`
+			Message string               `json:"message"`
+			Data    *pangolin.ScrapeData `json:"data"`
+		}{pangolin.CodeOK, "ok", m.scrapeData(j, round, taskID, variant)})
+	}
 	if err != nil {
 		m.ledger.refund(cost)
 		m.fail(w, EndpointScrape, &apiError{pangolin.CodeSystemError, "system error: " + err.Error()})
@@ -364,7 +374,26 @@ func (m *Mock) handleSubmit(w http.ResponseWriter, r *http.Request) {
 // complete finishes task t and hands its callback to the sender.
 func (m *Mock) complete(t *task, early bool) {
 	m.st.tasks.completed.Add(1)
+	m.sender.deliver(t, m.callbackBody(t), early)
+}
+
+// callbackBody is the callback of t: assembled around the cached product
+// for the common case (json format, task id at the top level), marshalled
+// for the alternative envelope and the other formats.
+func (m *Mock) callbackBody(t *task) []byte {
 	variant := m.plan.Hit(t.key, t.attempt, FaultVariant)
+	if t.job.format == pangolin.FormatJSON && !variant {
+		product := m.productJSON(t.job.asin, t.round)
+		url, _ := json.Marshal(t.job.url)
+		b := make([]byte, 0, len(product)+len(url)+160)
+		b = append(b, `{"code":0,"message":"ok","taskId":"`...)
+		b = append(b, t.id...)
+		b = append(b, `","data":{"json":[{"code":0,"message":"ok","data":{"results":[`...)
+		b = append(b, product...)
+		b = append(b, `]}}],"url":`...)
+		b = append(b, url...)
+		return append(b, `}}`...)
+	}
 	data := m.scrapeData(t.job, t.round, "", variant)
 	cb := pangolin.Callback{Code: pangolin.CodeOK, Message: "ok", Data: data}
 	if variant {
@@ -372,11 +401,52 @@ func (m *Mock) complete(t *task, early bool) {
 	} else {
 		cb.TaskID = t.id
 	}
-	body, err := json.Marshal(&cb)
-	if err != nil { // cannot happen with these types; never deliver garbage
-		return
+	return mustJSON(&cb)
+}
+
+// syncAnswer assembles the common sync answer — json format, data.json[0]
+// as an object — around the cached product JSON. It is the same document
+// scrapeData and json.Marshal produce, without encoding the product three
+// times (marshal, then compaction by each enclosing Marshal).
+func (m *Mock) syncAnswer(j job, round int, taskID string) []byte {
+	product := m.productJSON(j.asin, round)
+	url, _ := json.Marshal(j.url)
+	b := make([]byte, 0, len(product)+len(url)+160)
+	b = append(b, `{"code":0,"message":"ok","data":{"json":[{"code":0,"message":"ok","data":{"results":[`...)
+	b = append(b, product...)
+	b = append(b, `]}}],"url":`...)
+	b = append(b, url...)
+	b = append(b, `,"taskId":"`...)
+	b = append(b, taskID...)
+	return append(b, `"}}`...)
+}
+
+// productCacheSize bounds the cached product JSON (about 1.3 KB each).
+const productCacheSize = 100_000
+
+// productJSON returns the JSON of asin's product in round. Products are a
+// pure function of (seed, ASIN, round), so it is cached; the cache is
+// dropped whole when full, which keeps it bounded.
+func (m *Mock) productJSON(asin string, round int) []byte {
+	key := asin + "|" + strconv.Itoa(round)
+	cache := m.products.Load()
+	if b, ok := cache.m.Load(key); ok {
+		return b.([]byte)
 	}
-	m.sender.deliver(t, body, early)
+	p := m.catalog.Product(asin, round)
+	b := mustJSON(&p)
+	if cache.n.Add(1) > productCacheSize {
+		m.products.CompareAndSwap(cache, &productCache{})
+	} else {
+		cache.m.Store(key, []byte(b))
+	}
+	return b
+}
+
+// productCache is a generation of cached product JSON.
+type productCache struct {
+	m sync.Map
+	n atomic.Int64
 }
 
 // scrapeData builds the data of a successful scrape of j in round.
@@ -386,7 +456,7 @@ func (m *Mock) scrapeData(j job, round int, taskID string, variant bool) *pangol
 	switch j.format {
 	case pangolin.FormatJSON:
 		d.JSON = []pangolin.JSONItem{{Code: pangolin.CodeOK, Message: "ok",
-			Data: pangolin.JSONItemData{Results: []json.RawMessage{mustJSON(&p)}}, Stringified: variant}}
+			Data: pangolin.JSONItemData{Results: []json.RawMessage{m.productJSON(j.asin, round)}}, Stringified: variant}}
 	case pangolin.FormatRawHTML:
 		d.RawHTML = []string{RawHTML(&p)}
 	case pangolin.FormatMarkdown:
@@ -409,7 +479,10 @@ func mustJSON(v any) json.RawMessage {
 }
 
 func (m *Mock) taskID(key string, attempt int) string {
-	return fmt.Sprintf("%016x%016x", m.plan.Hash(key, attempt, drawTaskID), m.plan.Hash(key, attempt, drawTaskIDSalt2))
+	var raw [16]byte
+	binary.BigEndian.PutUint64(raw[:8], m.plan.Hash(key, attempt, drawTaskID))
+	binary.BigEndian.PutUint64(raw[8:], m.plan.Hash(key, attempt, drawTaskIDSalt2))
+	return hex.EncodeToString(raw[:])
 }
 
 func (m *Mock) plannedError(key string, attempt int) *apiError {

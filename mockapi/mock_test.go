@@ -739,3 +739,20 @@ scrapebench_mock_credits_charged_total 1
 }
 
 func sqrt(x float64) float64 { return math.Sqrt(x) }
+
+// TestFastSyncAnswerIsTheGenericOne: the assembled sync answer is byte for
+// byte what json.Marshal makes of the same data, URL escaping included.
+func TestFastSyncAnswerIsTheGenericOne(t *testing.T) {
+	t.Parallel()
+	h := startMock(t, nil)
+	for _, asin := range []string{"B0DYTF8L2W", "B000000001"} {
+		fast, generic := mockapi.SyncAnswersForTest(h.mock, asin)
+		if !bytes.Equal(fast, generic) {
+			t.Errorf("%s:\nfast    %s\ngeneric %s", asin, fast, generic)
+		}
+		fast, generic = mockapi.CallbackBodiesForTest(h.mock, asin)
+		if !bytes.Equal(fast, generic) {
+			t.Errorf("callback %s:\nfast    %s\ngeneric %s", asin, fast, generic)
+		}
+	}
+}
