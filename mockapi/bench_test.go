@@ -84,26 +84,30 @@ func BenchmarkSyncEndpoint(b *testing.B) {
 	b.Run("mock-distinct-asins", func(b *testing.B) { loadSync(b, mockSrv.URL+pangolin.PathScrape, m.cfg.Token, distinct) })
 }
 
+// countingReceiver is a trivial callback receiver whose done channel closes
+// at the n-th callback.
+func countingReceiver(n int64) (srv *httptest.Server, done chan struct{}, got *atomic.Int64) {
+	got, done = new(atomic.Int64), make(chan struct{})
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if got.Add(1) == n {
+			close(done)
+		}
+	}))
+	return srv, done, got
+}
+
 // BenchmarkCallbackDelivery measures callbacks/s delivered by the mock's
 // sender to a trivial receiver at zero latency: tasks are completed
 // directly, so this is the callback path alone. Goal: ≥ 10,000/s.
 func BenchmarkCallbackDelivery(b *testing.B) {
-	var got atomic.Int64
-	done := make(chan struct{})
-	var target atomic.Int64
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		if got.Add(1) == target.Load() {
-			close(done)
-		}
-	}))
+	recv, done, got := countingReceiver(int64(b.N))
 	defer recv.Close()
 	m, err := New(benchConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer m.Close()
-	target.Store(int64(b.N))
 	j := job{asin: "B0DYTF8L2W", url: pangolin.ProductURL("B0DYTF8L2W"), parser: pangolin.ParserProductDetail, format: "json"}
 	b.ResetTimer()
 	go func() {
@@ -123,15 +127,7 @@ func BenchmarkCallbackDelivery(b *testing.B) {
 // submit over HTTP, task, callback to a trivial receiver, counted as
 // callbacks/s. Submits and callbacks share the machine's cores.
 func BenchmarkAsyncEndToEnd(b *testing.B) {
-	var got atomic.Int64
-	done := make(chan struct{})
-	n := int64(b.N)
-	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		if got.Add(1) == n {
-			close(done)
-		}
-	}))
+	recv, done, got := countingReceiver(int64(b.N))
 	defer recv.Close()
 	m, err := New(benchConfig())
 	if err != nil {

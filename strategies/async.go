@@ -274,30 +274,10 @@ func (r *asyncRun) wait(id string, deadline time.Time, timeout bool) {
 }
 
 func (r *asyncRun) submitAll(ctx context.Context, jobs []*Job) {
-	feed := make(chan *Job)
-	var wg sync.WaitGroup
-	wg.Add(r.o.SubmitConcurrency)
-	for i := 0; i < r.o.SubmitConcurrency; i++ {
-		go func() {
-			defer wg.Done()
-			for j := range feed {
-				r.submit(ctx, j)
-				if r.o.SeedPause > 0 && !sleep(ctx, r.o.SeedPause) {
-					return
-				}
-			}
-		}()
-	}
-feeding:
-	for _, j := range jobs {
-		select {
-		case feed <- j:
-		case <-ctx.Done():
-			break feeding
-		}
-	}
-	close(feed)
-	wg.Wait()
+	workerPool(ctx, r.o.SubmitConcurrency, jobs, func(j *Job) bool {
+		r.submit(ctx, j)
+		return r.o.SeedPause <= 0 || sleep(ctx, r.o.SeedPause)
+	})
 }
 
 // submit submits j until the API accepts it, then registers its task.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -80,27 +79,14 @@ func (s *Sync) Run(ctx context.Context, jobs []Job, sink *store.Store) (*Stats, 
 	if s.o.QPS > 0 {
 		r.call.limiter = rate.NewLimiter(rate.Limit(s.o.QPS), max(1, s.o.Burst))
 	}
-	feed := make(chan *Job)
-	var wg sync.WaitGroup
-	wg.Add(s.o.Workers)
-	for i := 0; i < s.o.Workers; i++ {
-		go func() {
-			defer wg.Done()
-			for j := range feed {
-				r.collect(ctx, j)
-			}
-		}()
-	}
-feeding:
+	ptrs := make([]*Job, len(jobs))
 	for i := range jobs {
-		select {
-		case feed <- &jobs[i]:
-		case <-ctx.Done():
-			break feeding
-		}
+		ptrs[i] = &jobs[i]
 	}
-	close(feed)
-	wg.Wait()
+	workerPool(ctx, s.o.Workers, ptrs, func(j *Job) bool {
+		r.collect(ctx, j)
+		return true
+	})
 	st := r.c.snapshot(s.name, len(jobs), sink.Durability())
 	return st, runError(ctx, st)
 }
