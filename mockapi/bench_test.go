@@ -97,6 +97,16 @@ func countingReceiver(n int64) (srv *httptest.Server, done chan struct{}, got *a
 	return srv, done, got
 }
 
+// awaitCallbacks waits for the receiver's last callback and reports the rate.
+func awaitCallbacks(b *testing.B, done chan struct{}, got *atomic.Int64) {
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("delivered %d of %d", got.Load(), b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "callbacks/s")
+}
+
 // BenchmarkCallbackDelivery measures callbacks/s delivered by the mock's
 // sender to a trivial receiver at zero latency: tasks are completed
 // directly, so this is the callback path alone. Goal: ≥ 10,000/s.
@@ -115,12 +125,7 @@ func BenchmarkCallbackDelivery(b *testing.B) {
 			m.complete(&task{id: "t", key: "k", attempt: i, job: j, callbackURL: recv.URL}, false)
 		}
 	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Minute):
-		b.Fatalf("delivered %d of %d", got.Load(), b.N)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "callbacks/s")
+	awaitCallbacks(b, done, got)
 }
 
 // BenchmarkAsyncEndToEnd measures the whole async path at zero latency:
@@ -148,10 +153,5 @@ func BenchmarkAsyncEndToEnd(b *testing.B) {
 			}
 		}
 	})
-	select {
-	case <-done:
-	case <-time.After(5 * time.Minute):
-		b.Fatalf("delivered %d of %d", got.Load(), b.N)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "callbacks/s")
+	awaitCallbacks(b, done, got)
 }

@@ -520,14 +520,9 @@ func (r *asyncRun) claim(j *Job, res store.Result) (bool, error) {
 }
 
 func (r *asyncRun) fail(id, reason string) {
-	if ok, err := r.sink.MarkFailed(id, reason); err != nil || !ok {
-		return
+	if giveUp(r.sink, r.c, r.o.Hooks, id, reason) {
+		r.finish(id, false)
 	}
-	r.c.failedJob(id, reason)
-	if r.o.Hooks.OnFailed != nil {
-		r.o.Hooks.OnFailed(id, reason)
-	}
-	r.finish(id, false)
 }
 
 // finish records a job as final; a failed job stored later counts as stored.

@@ -331,6 +331,19 @@ func (c *counters) snapshot(name string, jobs int, durability string) *Stats {
 	return s
 }
 
+// giveUp records job id as failed for reason, unless it is already final,
+// counts it and tells the hooks; it reports whether it did.
+func giveUp(sink *store.Store, c *counters, hooks Hooks, id, reason string) bool {
+	if ok, err := sink.MarkFailed(id, reason); err != nil || !ok {
+		return false
+	}
+	c.failedJob(id, reason)
+	if hooks.OnFailed != nil {
+		hooks.OnFailed(id, reason)
+	}
+	return true
+}
+
 // resultFor turns a scrape answer into the result to claim for job, with
 // the data normalised (every data.json item as an object) and the product
 // fingerprint. It fails when the answer holds no usable result.

@@ -145,12 +145,4 @@ func (r *syncRun) store(j *Job, res store.Result, start time.Time) {
 	}
 }
 
-func (r *syncRun) fail(id, reason string) {
-	if ok, err := r.sink.MarkFailed(id, reason); err != nil || !ok {
-		return
-	}
-	r.c.failedJob(id, reason)
-	if r.o.Hooks.OnFailed != nil {
-		r.o.Hooks.OnFailed(id, reason)
-	}
-}
+func (r *syncRun) fail(id, reason string) { giveUp(r.sink, r.c, r.o.Hooks, id, reason) }
